@@ -72,7 +72,7 @@ deps:
 	@./contrib/install-deps
 
 unit-test: $(B)/egressd $(TEST_BINS)
-	@./tests/run-unit $(TEST_BINS)
+	@./tests/check $(TEST_BINS)
 
 netns-test: $(B)/egressd
 	@./netns-tests/run

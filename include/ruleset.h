@@ -124,6 +124,8 @@ struct ruleset {
 	struct rs_chain *chains;	/* regular chains before base chains */
 	size_t n_chains;
 	char policy_hash[65];
+	char **notes;			/* per-host resolution notes, for readers */
+	size_t n_notes, cap_notes;
 };
 
 /* Compile a checked policy and a resolution of its hosts into a ruleset.

@@ -1,8 +1,68 @@
-/* egressd plan: placeholder. */
+/* egressd plan: print the table a policy compiles to, in nft syntax, or
+ * with --diff what an apply would change in the live table.  A dry run an
+ * operator can read before anything touches the kernel. */
 #include "egressd.h"
 #include "cmd.h"
+#include "pipeline.h"
+
+#include <getopt.h>
+
+static int plan_usage(void)
+{
+	fprintf(stderr, "usage: egressd plan POLICY [--hosts FILE | --offline] [--diff]\n");
+	return EXIT_USAGE;
+}
+
+static int plan_diff(const struct ruleset *rs)
+{
+	log_warnx("plan: --diff is not wired yet");
+	return EXIT_INTERNAL;
+}
 
 int cmd_plan(int argc, char **argv)
 {
-	return EXIT_INTERNAL;
+	static const struct option opts[] = {
+		{ "hosts", required_argument, NULL, 'H' },
+		{ "offline", no_argument, NULL, 'o' },
+		{ "diff", no_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct pipeline_opts o = { 0 };
+	struct pipeline pl;
+	bool diff = false;
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, "H:odh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'H':
+			o.hosts_file = optarg;
+			break;
+		case 'o':
+			o.offline = true;
+			break;
+		case 'd':
+			diff = true;
+			break;
+		default:
+			return plan_usage();
+		}
+	}
+	if (optind + 1 != argc || (o.offline && o.hosts_file))
+		return plan_usage();
+	o.policy_path = argv[optind];
+
+	rc = pipeline_build(&o, &pl);
+	if (rc != EXIT_OK)
+		return rc;
+	if (diff)
+		rc = plan_diff(pl.rs);
+	else
+		render_ruleset(pl.rs, stdout);
+	pipeline_free(&pl);
+	if (fflush(stdout) == EOF) {
+		log_warn("plan: writing the plan");
+		rc = EXIT_INTERNAL;
+	}
+	return rc;
 }
