@@ -3,6 +3,7 @@
  * with the line and column where it was written. */
 #include "egressd.h"
 #include "policy.h"
+#include "hash.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,7 +11,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <nettle/sha2.h>
 #include <yaml.h>
 
 #define MINUTE 60
@@ -1344,13 +1344,8 @@ void policy_defaults_init(struct policy_defaults *d)
 
 static void hash_bytes(struct policy *p, const char *buf, size_t len)
 {
-	struct sha256_ctx ctx;
-
-	sha256_init(&ctx);
-	sha256_update(&ctx, len, (const uint8_t *)buf);
-	sha256_digest(&ctx, sizeof(p->sha256), p->sha256);
-	for (size_t i = 0; i < sizeof(p->sha256); i++)
-		snprintf(p->sha256_hex + 2 * i, 3, "%02x", p->sha256[i]);
+	sha256_buf(buf, len, p->sha256);
+	sha256_hex(p->sha256, p->sha256_hex);
 }
 
 struct policy *policy_load_buffer(const char *name, const char *buf, size_t len,
