@@ -29,6 +29,7 @@ endif
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 ALL_CFLAGS = -std=gnu11 $(WARN) -Iinclude -DEGRESSD_VERSION='"$(VERSION)"' \
+	-DEGRESSD_MANIFEST='"$(DOCDIR)/PROVENANCE.manifest"' \
 	$(PKG_CFLAGS) $(CFLAGS) -MMD -MP
 ALL_LDFLAGS = $(LDFLAGS)
 
@@ -47,7 +48,8 @@ Q := @
 quiet = @printf '  %-7s %s\n' $(1) $(2);
 endif
 
-.PHONY: all deps check unit-test netns-test demo install uninstall clean bench fuzz
+.PHONY: all deps check unit-test netns-test demo install install-files uninstall clean \
+	bench fuzz sbom provenance artefacts-test
 
 all: $(B)/egressd
 
@@ -72,7 +74,7 @@ deps:
 	@./contrib/install-deps
 
 unit-test: $(B)/egressd $(TEST_BINS)
-	@./tests/check $(TEST_BINS)
+	@for t in $(TEST_BINS); do $$t || exit 1; done
 
 netns-test: $(B)/egressd
 	@./netns-tests/run
@@ -82,13 +84,28 @@ netns-test: $(B)/egressd
 check: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory $(TEST_BINS)
-	@./tests/check $(TEST_BINS)
+	@B=$(B) ./tests/check $(TEST_BINS)
 
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@./netns-tests/demo
 
-install: $(B)/egressd
+# What the project ships about itself: docs/audit.md.
+sbom: $(B)/egressd
+	@PKGS="$(PKGS)" ./contrib/sbom $(B)/egressd SBOM.json
+
+provenance: $(B)/egressd
+	@./contrib/provenance "" PROVENANCE.manifest
+
+artefacts-test: $(B)/egressd
+	@B=$(B) ./tests/artefacts/run
+
+# The manifest is written from the files just installed; install-files is
+# the install without it, which contrib/provenance stages to learn the set.
+install: install-files
+	@./contrib/provenance "$(DESTDIR)/" "$(DESTDIR)$(DOCDIR)/PROVENANCE.manifest"
+
+install-files: $(B)/egressd
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(DOCDIR)/policy
 	install -m 0755 $(B)/egressd $(DESTDIR)$(SBINDIR)/egressd
 	install -m 0644 policy/*.yaml $(DESTDIR)$(DOCDIR)/policy/

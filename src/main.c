@@ -22,6 +22,8 @@ static const struct command commands[] = {
 	  "compare the live table with the policy; exit 1 on drift" },
 	{ "status", cmd_status, "[--json]", "show the live table, its sets and counters" },
 	{ "flush", cmd_flush, "[--wait]", "remove the egressd table and nothing else" },
+	{ "verify-install", cmd_verify_install, "[MANIFEST]",
+	  "check installed files against the provenance manifest" },
 	{ "help", cmd_help, "", "show this help" },
 	{ "version", cmd_version, "", "show the version" },
 };
@@ -32,7 +34,7 @@ void cmd_usage(FILE *f)
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
 		const struct command *c = &commands[i];
 
-		fprintf(f, "  %-8s %s\n           %s\n", c->name, c->usage, c->help);
+		fprintf(f, "  %-14s %s\n  %-14s %s\n", c->name, c->usage, "", c->help);
 	}
 	fprintf(f, "\nexit codes: 0 ok, 1 drift, 2 usage, 3 invalid policy, 4 kernel,\n"
 		"  5 permission, 6 locked, 7 no table, 8 resolution, 9 internal\n");
