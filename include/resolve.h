@@ -45,6 +45,10 @@ struct resolution {
  * per-host failures are recorded in each host_result.  The caller decides
  * whether a failure matters. */
 int resolve_dns(const struct policy *p, struct resolution *out);
+/* The same for the named hosts only, with the policy's resolvers and
+ * limits: the daemon re-resolves the hosts whose TTL ran out. */
+int resolve_dns_hosts(const struct policy *p, const char *const *hosts, size_t n,
+		      struct resolution *out);
 /* From a hosts(5) file; names absent from it get RES_NXDOMAIN.  Every
  * address gets ttl_ceiling as its TTL.  -1 with errno if it can't be read. */
 int resolve_hosts_file(const struct policy *p, const char *path,

@@ -64,24 +64,20 @@ static int cmp_name(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* One empty host_result per distinct host name, sorted.  The source text is
+/* One empty host_result per distinct name, sorted.  The source text is
  * stored after the array, in the same allocation, so resolution_free()
- * releases it with the hosts and a caller may still point it at a literal. */
-static void resolution_init(const struct policy *p, const char *source,
-			    struct resolution *out)
+ * releases it with the hosts and a caller may still point it at a literal.
+ * names is sorted in place. */
+static void resolution_init_names(const char **names, size_t n, const char *source,
+				  struct resolution *out)
 {
-	size_t i, n = 0, srclen = strlen(source) + 1;
-	const char **names = xcalloc(p->n_allow, sizeof(*names));
+	size_t srclen = strlen(source) + 1;
 	char *tail;
 
-	for (i = 0; i < p->n_allow; i++)
-		if (p->allow[i].host)
-			names[n++] = p->allow[i].host;
 	qsort(names, n, sizeof(*names), cmp_name);
-
 	memset(out, 0, sizeof(*out));
 	out->hosts = xcalloc(1, n * sizeof(*out->hosts) + srclen);
-	for (i = 0; i < n; i++) {
+	for (size_t i = 0; i < n; i++) {
 		if (i && !strcmp(names[i - 1], names[i]))
 			continue;
 		out->hosts[out->n_hosts++].host = xstrdup(names[i]);
@@ -89,6 +85,18 @@ static void resolution_init(const struct policy *p, const char *source,
 	tail = (char *)(out->hosts + n);
 	memcpy(tail, source, srclen);
 	out->source = tail;
+}
+
+static void resolution_init(const struct policy *p, const char *source,
+			    struct resolution *out)
+{
+	const char **names = xcalloc(p->n_allow, sizeof(*names));
+	size_t n = 0;
+
+	for (size_t i = 0; i < p->n_allow; i++)
+		if (p->allow[i].host)
+			names[n++] = p->allow[i].host;
+	resolution_init_names(names, n, source, out);
 	free(names);
 }
 
@@ -851,28 +859,43 @@ static int resolver_run(struct resolver *r)
 	return 0;
 }
 
-int resolve_dns(const struct policy *p, struct resolution *out)
+static void resolve_all(const struct policy *p, struct resolution *out)
 {
 	struct resolver *r = NULL;
 	const char *why = "no resolvers in the policy";
-	size_t i;
 
-	resolution_init(p, "dns", out);
 	if (!out->n_hosts)
-		return 0;
+		return;
 	if (p->n_resolvers)
 		r = resolver_new(p, &why);
 	if (!r) {
 		log_warnx("resolve: cannot ask DNS: %s", why);
-		for (i = 0; i < out->n_hosts; i++)
+		for (size_t i = 0; i < out->n_hosts; i++)
 			host_fail(&out->hosts[i], RES_ERROR, why);
-		return 0;
+		return;
 	}
-
-	for (i = 0; i < out->n_hosts; i++)
+	for (size_t i = 0; i < out->n_hosts; i++)
 		resolver_submit(r, &out->hosts[i]);
 	resolver_run(r);
 	resolver_free(r);
+}
+
+int resolve_dns(const struct policy *p, struct resolution *out)
+{
+	resolution_init(p, "dns", out);
+	resolve_all(p, out);
+	return 0;
+}
+
+int resolve_dns_hosts(const struct policy *p, const char *const *hosts, size_t n,
+		      struct resolution *out)
+{
+	const char **names = xcalloc(n, sizeof(*names));
+
+	memcpy(names, hosts, n * sizeof(*names));
+	resolution_init_names(names, n, "dns", out);
+	free(names);
+	resolve_all(p, out);
 	return 0;
 }
 
