@@ -102,6 +102,11 @@ artefacts-test: $(B)/egressd
 
 # The manifest is written from the files just installed; install-files is
 # the install without it, which contrib/provenance stages to learn the set.
+# libFuzzer targets (clang): see fuzz/README.md.  CI runs fuzz/run 30.
+FUZZ_SECONDS ?= 30
+fuzz:
+	@FUZZ_OUT=$(B)/fuzz ./fuzz/run $(FUZZ_SECONDS)
+
 install: install-files
 	@./contrib/provenance "$(DESTDIR)/" "$(DESTDIR)$(DOCDIR)/PROVENANCE.manifest"
 

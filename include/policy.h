@@ -21,6 +21,7 @@ enum blocked_action {
 #define POLICY_MAX_BYTES (1024 * 1024)
 #define POLICY_MAX_DEPTH 16
 #define POLICY_MAX_ENTRIES 100000
+#define POLICY_MAX_ERRORS 100		/* reported; the rest are counted */
 
 struct port_range {
 	uint16_t lo, hi;		/* lo == hi for one port */
@@ -78,6 +79,7 @@ struct policy_error {
 struct policy_errors {
 	struct policy_error *v;
 	size_t n, cap;
+	size_t dropped;			/* found past POLICY_MAX_ERRORS */
 };
 
 void policy_defaults_init(struct policy_defaults *d);

@@ -126,9 +126,16 @@ static char *vformat(const struct loader *ld, unsigned int line,
 			 quoted);
 }
 
+/* Past POLICY_MAX_ERRORS only a count is kept: a file of aliases alone
+ * must not turn into megabytes of messages. */
 static void push_error(struct policy_errors *errs, char *msg,
 		       unsigned int line, unsigned int col)
 {
+	if (errs->n >= POLICY_MAX_ERRORS) {
+		errs->dropped++;
+		free(msg);
+		return;
+	}
 	grow(&errs->v, &errs->cap, errs->n, sizeof(*errs->v));
 	errs->v[errs->n++] = (struct policy_error){ msg, line, col };
 }
@@ -211,11 +218,12 @@ static int error_pos_cmp(const void *a, const void *b)
 static void sort_errors(struct policy_errors *errs, size_t first)
 {
 	size_t n = errs->n - first;
-	struct policy_error *v = errs->v + first, *sorted;
+	struct policy_error *v, *sorted;
 	struct error_pos *pos;
 
 	if (n < 2)
 		return;
+	v = errs->v + first;
 	pos = xcalloc(n, sizeof(*pos));
 	for (size_t i = 0; i < n; i++)
 		pos[i] = (struct error_pos){ v[i].line, v[i].col, i };
@@ -1455,6 +1463,9 @@ void policy_errors_print(const struct policy_errors *errs, FILE *f)
 {
 	for (size_t i = 0; i < errs->n; i++)
 		fprintf(f, "%s\n", errs->v[i].msg);
+	if (errs->dropped)
+		fprintf(f, "... and %zu more error%s\n", errs->dropped,
+			errs->dropped == 1 ? "" : "s");
 }
 
 void policy_errors_clear(struct policy_errors *errs)
