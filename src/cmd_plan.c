@@ -3,7 +3,9 @@
  * operator can read before anything touches the kernel. */
 #include "egressd.h"
 #include "cmd.h"
+#include "nl.h"
 #include "pipeline.h"
+#include "priv.h"
 
 #include <getopt.h>
 
@@ -13,10 +15,22 @@ static int plan_usage(void)
 	return EXIT_USAGE;
 }
 
+/* Reading the live table is an nf_tables request, so --diff needs
+ * CAP_NET_ADMIN where a plain plan needs nothing. */
 static int plan_diff(const struct ruleset *rs)
 {
-	log_warnx("plan: --diff is not wired yet");
-	return EXIT_INTERNAL;
+	struct nl_err err;
+	char buf[600];
+	int rc = priv_restrict("plan --diff", PRIV_READ);
+
+	if (rc != EXIT_OK)
+		return rc;
+	rc = nl_plan_diff_err(rs, stdout, &err);
+	if (rc < 0) {
+		log_warnx("plan: %s", nl_err_str(&err, buf, sizeof(buf)));
+		return EXIT_KERNEL;
+	}
+	return rc ? EXIT_DRIFT : EXIT_OK;
 }
 
 int cmd_plan(int argc, char **argv)
