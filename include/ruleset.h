@@ -23,6 +23,8 @@ enum rs_field {
 };
 
 #define RS_KEY_MAX 3
+/* nft refuses longer comments (NFT_USERDATA_MAXLEN less its framing). */
+#define RS_COMMENT_MAX 128
 
 enum {
 	RS_SET_CONSTANT = 1 << 0,	/* only the compiler's elements */

@@ -55,6 +55,14 @@ static void set_init(struct rs_set *s, const struct set_def *d)
 	s->key_len = 3;
 }
 
+/* A host name may be 253 characters, nft comments only 127. */
+static char *clip_comment(const char *s)
+{
+	if (strlen(s) < RS_COMMENT_MAX)
+		return xstrdup(s);
+	return xasprintf("%.*s...", RS_COMMENT_MAX - 4, s);
+}
+
 static void add_addr_elem(struct rs_set *s, const struct addr *first,
 			  const struct addr *last, unsigned int plen, uint8_t l4proto,
 			  const struct port_range *pr, uint64_t timeout_ms,
@@ -69,7 +77,7 @@ static void add_addr_elem(struct rs_set *s, const struct addr *first,
 	e->port_lo = pr->lo;
 	e->port_hi = pr->hi;
 	e->timeout_ms = timeout_ms;
-	e->comment = comment ? xstrdup(comment) : NULL;
+	e->comment = comment ? clip_comment(comment) : NULL;
 }
 
 static void compile_resolvers(struct ruleset *rs, const struct policy *p)
@@ -186,6 +194,25 @@ static void drop_overlaps(struct rs_set *s)
 	s->n_elems = kept;
 }
 
+/* Names joined by ", " up to what nft accepts in a comment; past it the
+ * list ends with "..." so a reader knows it is cut. */
+static void join_comment(struct rs_elem *k, const char *more)
+{
+	size_t len = strlen(k->comment);
+	char *c;
+
+	if (len >= 3 && !strcmp(k->comment + len - 3, "..."))
+		return;
+	if (len + 2 + strlen(more) < RS_COMMENT_MAX)
+		c = xasprintf("%s, %s", k->comment, more);
+	else if (len + 5 < RS_COMMENT_MAX)
+		c = xasprintf("%s, ...", k->comment);
+	else
+		return;
+	free(k->comment);
+	k->comment = c;
+}
+
 /* The same key from two entries (two names for one CDN address) becomes
  * one element that lives as long as the longer timeout and names both. */
 static void merge_duplicates(struct rs_set *s)
@@ -202,13 +229,8 @@ static void merge_duplicates(struct rs_set *s)
 		}
 		if (e->timeout_ms > k->timeout_ms || !e->timeout_ms)
 			k->timeout_ms = e->timeout_ms;
-		if (k->comment && e->comment && strcmp(k->comment, e->comment) &&
-		    strlen(k->comment) < 200) {
-			char *c = xasprintf("%s, %s", k->comment, e->comment);
-
-			free(k->comment);
-			k->comment = c;
-		}
+		if (k->comment && e->comment && strcmp(k->comment, e->comment))
+			join_comment(k, e->comment);
 		elem_free(e);
 	}
 	s->n_elems = kept;

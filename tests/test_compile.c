@@ -358,6 +358,39 @@ static void test_unresolved_host_adds_nothing(void **state)
 	fixture_free(&f);
 }
 
+/* Twenty names on one CDN address, and a 200-character name: nft takes
+ * comments of at most 127 characters, so both are cut with "...". */
+static void test_comments_fit_nft(void **state)
+{
+	struct fixture f = { 0 };
+	struct ruleset *rs;
+	struct rs_set *s;
+	char name[256];
+
+	base_policy(&f.p);
+	/* resolution_find() binary-searches: "aaa..." goes in first */
+	memset(name, 'a', 200);
+	memcpy(name + 200, ".example.com", 13);
+	add_entry(&f.p, name, NULL, PROTO_TCP, "443");
+	add_addr(add_host(&f.res, name), "198.51.100.8", 60);
+	for (int i = 0; i < 20; i++) {
+		snprintf(name, sizeof(name), "host-number-%02d.example.com", i);
+		add_entry(&f.p, name, NULL, PROTO_TCP, "443");
+		add_addr(add_host(&f.res, name), "198.51.100.7", 60);
+	}
+	rs = ruleset_compile(&f.p, &f.res);
+	s = ruleset_find_set(rs, "allow4");
+	assert_int_equal(s->n_elems, 2);
+	for (size_t i = 0; i < s->n_elems; i++) {
+		const char *c = s->elems[i].comment;
+
+		assert_true(strlen(c) < RS_COMMENT_MAX);
+		assert_string_equal(c + strlen(c) - 3, "...");
+	}
+	ruleset_free(rs);
+	fixture_free(&f);
+}
+
 static void test_render_duration(void **state)
 {
 	char buf[32];
@@ -378,6 +411,7 @@ int main(void)
 		cmocka_unit_test(test_timeouts_are_ttl_plus_grace),
 		cmocka_unit_test(test_overlap_and_duplicates),
 		cmocka_unit_test(test_unresolved_host_adds_nothing),
+		cmocka_unit_test(test_comments_fit_nft),
 		cmocka_unit_test(test_render_duration),
 	};
 
