@@ -61,6 +61,20 @@ struct nl_apply_info {
 int nl_apply(struct nl_sock *nl, const struct ruleset *rs, unsigned int flags,
 	     struct nl_apply_info *info, struct nl_err *err);
 
+/* The daemon's refresh: the element changes of a sync plan (sync.h),
+ * sent in one transaction: additions (a re-add refreshes the timeout on
+ * kernels from 6.12 on) and deletions.  rs names the table. */
+struct elem_change;
+int nl_update(struct nl_sock *nl, const struct ruleset *rs,
+	      const struct elem_change *v, size_t n, struct nl_err *err);
+
+/* Whether the kernel took the timeout of e, just re-added: e->timeout_ms
+ * holds the absolute expiry asked for, in the clock of now_ms.  Reads the
+ * table back; -1 when it cannot tell. */
+int nl_elem_refreshed(struct nl_sock *nl, const struct rs_set *s,
+		      const struct rs_elem *e, uint64_t now_ms, bool *refreshed,
+		      struct nl_err *err);
+
 /* Delete table inet egressd.  *existed tells whether there was one; an
  * absent table is not an error. */
 int nl_flush(struct nl_sock *nl, bool *existed, struct nl_err *err);

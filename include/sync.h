@@ -30,6 +30,8 @@ struct sync_plan {
  * - in both, want's expiry later by more than the slack: extend, as a
  *   re-add, or as delete + add when readd_refreshes is false (kernels
  *   before 6.12 keep the old timeout on a re-add);
+ * - in both with another comment (the hosts sharing the address changed):
+ *   delete + add, since only a new element carries new user data;
  * - in committed only and not about to expire by itself: delete. */
 void sync_diff(const struct ruleset *want, const struct ruleset *committed,
 	       uint64_t now_ms, bool readd_refreshes, struct sync_plan *plan);

@@ -18,6 +18,8 @@ static const struct command commands[] = {
 	  "print the table the policy compiles to, in nft syntax" },
 	{ "apply", cmd_apply, "POLICY [--hosts FILE|--offline] [--dry-run] [--wait]",
 	  "create or replace the egressd table in one transaction" },
+	{ "run", cmd_run, "POLICY [--state FILE|--no-state] [--remove-on-exit] [--wait]",
+	  "apply the policy and keep its DNS-resolved sets fresh" },
 	{ "verify", cmd_verify, "POLICY [--hosts FILE|--offline]",
 	  "compare the live table with the policy; exit 1 on drift" },
 	{ "status", cmd_status, "[--json]", "show the live table, its sets and counters" },

@@ -2,6 +2,7 @@
  * single transaction, and the words naming whatever the kernel refuses. */
 #include "egressd.h"
 #include "nl.h"
+#include "sync.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -406,5 +407,108 @@ int nl_flush(struct nl_sock *nl, bool *existed, struct nl_err *err)
 		errno = err->code;
 	}
 	nl_batch_free(b);
+	return ret;
+}
+
+/* The daemon's refresh: element additions and deletions only, in one
+ * transaction.  Consecutive changes of one kind to one set share a
+ * message; the order of the plan is kept, so an extension written as
+ * delete + add stays in that order. */
+
+static void put_key_only(struct nlmsghdr *nlh, const struct rs_set *s,
+			 const struct rs_elem *e, int i)
+{
+	struct nftnl_set_elem *ne = nftnl_set_elem_alloc();
+	uint8_t key[NL_KEY_MAX], key_end[NL_KEY_MAX];
+	size_t len = nl_elem_key(s, e, key, key_end);
+
+	if (!ne)
+		fatalx("out of memory building an element of set %s", s->name);
+	nftnl_set_elem_set(ne, NFTNL_SET_ELEM_KEY, key, len);
+	if (s->flags & RS_SET_INTERVAL)
+		nftnl_set_elem_set(ne, NFTNL_SET_ELEM_KEY_END, key_end, len);
+	nftnl_set_elem_nlmsg_build(nlh, ne, i);
+	nftnl_set_elem_free(ne);
+}
+
+static size_t update_chunk(struct nl_batch *b, const struct ruleset *rs,
+			   const struct elem_change *v, size_t n, size_t first)
+{
+	const struct rs_set *s = v[first].set;
+	bool del = v[first].del;
+	struct nlmsghdr *nlh;
+	struct nlattr *nest;
+	size_t i = first;
+	int k = 0;
+
+	nlh = nl_batch_msg(b, del ? NFT_MSG_DELSETELEM : NFT_MSG_NEWSETELEM,
+			   del ? 0 : NLM_F_CREATE, false,
+			   &(struct nl_msgref){ .kind = NL_OBJ_ELEMS, .obj = s,
+						.index = first });
+	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, rs->table);
+	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, s->name);
+	nest = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
+	for (; i < n && v[i].set == s && v[i].del == del; i++) {
+		if (nlh->nlmsg_len + ELEM_MAX_BYTES > CHUNK_BYTES)
+			break;
+		if (del)
+			put_key_only(nlh, s, v[i].elem, ++k);
+		else
+			put_elem(nlh, s, v[i].elem, ++k);
+	}
+	mnl_attr_nest_end(nlh, nest);
+	nl_batch_last(b)->count = i - first;
+	nl_batch_next(b);
+	return i;
+}
+
+int nl_update(struct nl_sock *nl, const struct ruleset *rs,
+	      const struct elem_change *v, size_t n, struct nl_err *err)
+{
+	struct nl_batch *b = nl_batch_new(nl);
+	struct nl_batch_fail fail;
+	size_t next = 0;
+	int ret = 0;
+
+	while (next < n)
+		next = update_chunk(b, rs, v, n, next);
+	nl_batch_close(b, true);
+	if (nl_batch_send(nl, b, &fail) < 0) {
+		if (fail.n_errors)
+			describe(b, &fail, err);
+		else
+			describe_send(b, errno, fail.sent, err);
+		errno = err->code;
+		ret = -1;
+	}
+	nl_batch_free(b);
+	return ret;
+}
+
+int nl_elem_refreshed(struct nl_sock *nl, const struct rs_set *s,
+		      const struct rs_elem *e, uint64_t now_ms, bool *refreshed,
+		      struct nl_err *err)
+{
+	uint8_t key[NL_KEY_MAX], key_end[NL_KEY_MAX];
+	const struct nl_live_set *ls;
+	struct nl_live *live = NULL;
+	size_t len = nl_elem_key(s, e, key, key_end);
+	int ret = -1;
+
+	if (nl_read(nl, &live, err) < 0 || !live)
+		goto out;
+	ls = nl_live_find_set(live, s->name);
+	for (size_t i = 0; ls && i < ls->n_elems; i++) {
+		const struct nl_live_elem *le = &ls->elems[i];
+
+		if (le->len != len || memcmp(le->key, key, len))
+			continue;
+		/* e's timeout is already the absolute expiry we asked for. */
+		*refreshed = now_ms + le->expires_ms + 2000 >= e->timeout_ms;
+		ret = 0;
+		break;
+	}
+out:
+	nl_live_free(live);
 	return ret;
 }

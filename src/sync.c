@@ -16,10 +16,27 @@ static uint64_t expiry(const struct rs_elem *e, uint64_t now_ms)
 	return e->timeout_ms ? now_ms + e->timeout_ms : 0;
 }
 
+static bool same_comment(const struct rs_elem *a, const struct rs_elem *b)
+{
+	if (!a->comment || !b->comment)
+		return a->comment == b->comment;
+	return !strcmp(a->comment, b->comment);
+}
+
 static void both(struct sync_plan *p, const struct rs_set *s, const struct rs_elem *w,
 		 const struct rs_elem *c, uint64_t now_ms, bool readd)
 {
 	uint64_t want = expiry(w, now_ms);
+
+	/* Another host now shares the address (or no longer does): the
+	 * comment an auditor reads must say so, and only a fresh element
+	 * carries new user data. */
+	if (!same_comment(w, c)) {
+		plan_add(p, true, s, c);
+		plan_add(p, false, s, w);
+		p->extended++;
+		return;
+	}
 
 	/* A static element (no timeout) never needs refreshing; a timed one
 	 * only when it would otherwise run out noticeably earlier. */
@@ -95,6 +112,7 @@ static void commit_set(struct rs_set *w, const struct rs_set *c, uint64_t now_ms
 			j++;
 		e->timeout_ms = want;
 		if (j < c->n_elems && !cmp && want && c->elems[j].timeout_ms &&
+		    same_comment(e, &c->elems[j]) &&
 		    want <= c->elems[j].timeout_ms + SYNC_EXTEND_SLACK_MS)
 			e->timeout_ms = c->elems[j].timeout_ms;
 	}

@@ -115,6 +115,25 @@ static void test_nothing_changed_sends_nothing(void **state)
 	ruleset_free(committed);
 }
 
+static void test_new_comment_replaces_element(void **state)
+{
+	struct ruleset *want = one_set(), *committed = one_set();
+	struct sync_plan plan;
+
+	add(committed, "198.51.100.1", NOW + 600000);
+	add(want, "198.51.100.1", 600000);
+	free(want->sets[0].elems[0].comment);
+	want->sets[0].elems[0].comment = xstrdup("api.polygon.io, www.alphavantage.co");
+	sync_diff(want, committed, NOW, true, &plan);
+	assert_int_equal(plan.n, 2);
+	assert_true(plan.v[0].del);
+	assert_false(plan.v[1].del);
+	assert_string_equal(plan.v[1].elem->comment, "api.polygon.io, www.alphavantage.co");
+	sync_plan_free(&plan);
+	ruleset_free(want);
+	ruleset_free(committed);
+}
+
 static void test_commit_keeps_unextended_expiry(void **state)
 {
 	struct ruleset *want = one_set(), *committed = one_set();
@@ -138,6 +157,7 @@ int main(void)
 		cmocka_unit_test(test_add_extend_remove),
 		cmocka_unit_test(test_evicted_element_is_deleted),
 		cmocka_unit_test(test_nothing_changed_sends_nothing),
+		cmocka_unit_test(test_new_comment_replaces_element),
 		cmocka_unit_test(test_commit_keeps_unextended_expiry),
 	};
 
