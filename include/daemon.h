@@ -19,6 +19,7 @@ struct daemon {
 
 	struct nl_sock *nl;
 	struct ruleset *committed;	/* what the kernel holds; expiries absolute */
+	time_t applied_at;		/* when this policy first went in */
 	uint32_t genid;			/* the generation after our last commit */
 	bool readd_refreshes;		/* a re-add refreshes a timeout (6.12+) */
 	bool readd_checked;

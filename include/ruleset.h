@@ -135,6 +135,10 @@ struct ruleset {
 struct ruleset *ruleset_compile(const struct policy *p,
 				const struct resolution *res);
 void ruleset_free(struct ruleset *rs);
+/* Add the time of the apply to the table's comment: "egressd VERSION
+ * policy sha256:HEX applied 2026-12-03T17:30:00Z".  plan leaves it out so
+ * its output stays reproducible. */
+void ruleset_stamp(struct ruleset *rs, time_t applied);
 
 struct rs_set *ruleset_find_set(const struct ruleset *rs, const char *name);
 const struct rs_chain *ruleset_find_chain(const struct ruleset *rs,

@@ -75,10 +75,12 @@ egd() {
 	run "$ns" "$EGRESSD" "$@"
 }
 
-# Stable text of a listing: no expiry times, no counter values, element
-# lists one per line and sorted (hash sets dump in no fixed order).
+# Stable text of a listing: no expiry times, no counter values, no apply
+# time in the table's comment (plan leaves it out), element lists one per
+# line and sorted (hash sets dump in no fixed order).
 normalise() {
-	sed -E 's/ expires [0-9a-z.]+//g; s/counter packets [0-9]+ bytes [0-9]+/counter/g' |
+	sed -E 's/ expires [0-9a-z.]+//g; s/counter packets [0-9]+ bytes [0-9]+/counter/g
+		s/ applied [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z"$/"/' |
 		awk '/elements = \{/ { fflush(); blk = 1; sub(/elements = \{ /, "") }
 		     blk { e = $0; sub(/^[ \t]+/, "", e); end = e ~ / }$/
 			   sub(/,$/, "", e); sub(/ }$/, "", e)
@@ -96,7 +98,10 @@ same_as_nft() {
 	"$EGRESSD" plan "$p" --hosts "$HOSTS" >"$LOGDIR/plan.nft" 2>>"$LOGDIR/held" &&
 		run "$b" nft -f "$LOGDIR/plan.nft" || { WHY="nft refused the plan"; return 1; }
 	egd "$a" apply "$p" --hosts "$HOSTS" || { WHY="apply failed"; return 1; }
-	ip netns exec "$a" nft list ruleset | normalise >"$LOGDIR/mine"
+	ip netns exec "$a" nft list ruleset >"$LOGDIR/mine.raw"
+	grep -qE '^	comment "egressd .* applied [0-9]{4}-[0-9-]{5}T[0-9:]{8}Z"$' \
+		"$LOGDIR/mine.raw" || { WHY="the table's comment has no apply time"; return 1; }
+	normalise <"$LOGDIR/mine.raw" >"$LOGDIR/mine"
 	ip netns exec "$b" nft list ruleset | normalise >"$LOGDIR/oracle"
 	ip netns del "$a"
 	ip netns del "$b"

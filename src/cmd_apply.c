@@ -91,7 +91,7 @@ static void report(const struct apply_opts *o, const struct ruleset *rs,
 		  secs);
 }
 
-static int send_ruleset(const struct apply_opts *o, const struct ruleset *rs)
+static int send_ruleset(const struct apply_opts *o, struct ruleset *rs)
 {
 	struct nl_apply_info info;
 	struct nl_err err = { 0 };
@@ -101,6 +101,7 @@ static int send_ruleset(const struct apply_opts *o, const struct ruleset *rs)
 	int ret;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ruleset_stamp(rs, time(NULL));
 	nl = nl_open(&err);
 	if (nl && nl_apply(nl, rs, o->dry_run ? NL_APPLY_DRY_RUN : 0, &info,
 			   &err) == 0) {

@@ -6,6 +6,7 @@
 
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <time.h>
 
 /* Set names; the order is the rendering order. */
 enum {
@@ -394,6 +395,18 @@ struct ruleset *ruleset_compile(const struct policy *p, const struct resolution 
 	if (p->forward)
 		compile_guard_chain(&rs->chains[2], rs, p, RS_HOOK_FORWARD);
 	return rs;
+}
+
+void ruleset_stamp(struct ruleset *rs, time_t applied)
+{
+	char when[32];
+	struct tm tm;
+
+	gmtime_r(&applied, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	free(rs->comment);
+	rs->comment = xasprintf("egressd %s policy sha256:%s applied %s", EGRESSD_VERSION,
+				rs->policy_hash, when);
 }
 
 void ruleset_free(struct ruleset *rs)

@@ -64,6 +64,11 @@ static int full_apply(struct daemon *d, struct ruleset *want, uint64_t now_ms)
 	struct nl_apply_info info;
 	struct nl_err err;
 
+	/* The time in the table's comment is when this policy first went
+	 * in; restoring a flushed table or a refresh does not change it. */
+	if (!d->applied_at)
+		d->applied_at = time(NULL);
+	ruleset_stamp(want, d->applied_at);
 	if (nl_apply(d->nl, want, 0, &info, &err) < 0) {
 		log_nl("apply", &err);
 		ruleset_free(want);
@@ -414,6 +419,7 @@ static void reload(struct daemon *d)
 {
 	struct policy_errors errs = { 0 };
 	struct policy *p, *old = d->policy;
+	time_t old_applied = d->applied_at;
 
 	notify_systemd("RELOADING=1");
 	p = policy_load(d->policy_path, &errs);
@@ -426,10 +432,12 @@ static void reload(struct daemon *d)
 		return;
 	}
 	d->policy = p;
+	d->applied_at = 0;
 	hosts_from_policy(d, daemon_now());
 	if (full_apply(d, compile_now(d, daemon_now()), daemon_now_ms()) < 0) {
 		log_warnx("reload: the kernel refused the new policy; the old table stays");
 		d->policy = old;
+		d->applied_at = old_applied;
 		hosts_from_policy(d, daemon_now());
 		policy_free(p);
 	} else {

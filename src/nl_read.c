@@ -529,6 +529,7 @@ bool nl_parse_table_comment(const char *comment, char *version, size_t vlen,
 	if (!p || (size_t)(p - v) >= vlen)
 		return false;
 	snprintf(version, vlen, "%.*s", (int)(p - v), v);
-	snprintf(hash, hlen, "%s", p + strlen(" policy sha256:"));
+	p += strlen(" policy sha256:");
+	snprintf(hash, hlen, "%.*s", (int)strcspn(p, " "), p);
 	return true;
 }
