@@ -15,7 +15,11 @@ struct state_clock {
 	time_t wall_now;
 };
 
-/* Write every host's addresses atomically (temporary file, fsync,
+/* The file, one line each:
+ *   host NAME LAST_OK LAST_ATTEMPT STATUS [LAST ERROR TEXT]
+ *   addr NAME ADDRESS EXPIRES
+ * times in wall-clock seconds since the epoch, LAST_OK 0 for never.
+ * Write every host's addresses atomically (temporary file, fsync,
  * rename).  -1 with errno on failure. */
 int state_save(const char *path, const struct host_state *hs, size_t n,
 	       const struct state_clock *c);

@@ -28,10 +28,16 @@ static void write_host(FILE *f, const struct host_state *h, const struct state_c
 {
 	char buf[ADDR_STRLEN];
 
-	if (!h->last_ok)
+	if (!h->last_attempt)
 		return;
-	fprintf(f, "host %s %lld\n", h->host,
-		(long long)(h->last_ok - c->mono_now + c->wall_now));
+	/* host NAME LAST_OK LAST_ATTEMPT STATUS [LAST ERROR TEXT]; LAST_OK 0
+	 * when DNS never answered.  status reads the tail, the daemon only
+	 * the first two fields. */
+	fprintf(f, "host %s %lld %lld %s%s%s\n", h->host,
+		h->last_ok ? (long long)(h->last_ok - c->mono_now + c->wall_now) : 0LL,
+		(long long)(h->last_attempt - c->mono_now + c->wall_now),
+		res_status_str(h->last_status), h->last_error ? " " : "",
+		h->last_error ? h->last_error : "");
 	for (size_t j = 0; j < h->n_addrs; j++)
 		fprintf(f, "addr %s %s %lld\n", h->host, addr_fmt(&h->addrs[j].addr, buf),
 			(long long)(h->addrs[j].expires - c->mono_now + c->wall_now));
@@ -117,7 +123,7 @@ static bool load_line(char *line, struct host_state *hs, size_t n,
 
 	if (sscanf(line, "host %255s %lld", name, &t) == 2) {
 		h = find_host(hs, n, name);
-		if (h && c->wall_now - t < (time_t)d->stale && t <= c->wall_now)
+		if (h && t > 0 && c->wall_now - t < (time_t)d->stale && t <= c->wall_now)
 			h->last_ok = c->mono_now - (time_t)(c->wall_now - t);
 		return true;
 	}
