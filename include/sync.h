@@ -16,7 +16,8 @@ struct elem_change {
 struct sync_plan {
 	struct elem_change *v;
 	size_t n, cap;
-	size_t added, extended, removed, kept;
+	size_t added, extended, removed;
+	size_t kept;		/* timed elements left as they were */
 };
 
 /* An extension shorter than this is not worth a message. */

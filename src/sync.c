@@ -41,7 +41,7 @@ static void both(struct sync_plan *p, const struct rs_set *s, const struct rs_el
 	/* A static element (no timeout) never needs refreshing; a timed one
 	 * only when it would otherwise run out noticeably earlier. */
 	if (!w->timeout_ms || !c->timeout_ms || want <= c->timeout_ms + SYNC_EXTEND_SLACK_MS) {
-		p->kept++;
+		p->kept += w->timeout_ms != 0;
 		return;
 	}
 	if (!readd)
