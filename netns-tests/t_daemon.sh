@@ -94,7 +94,11 @@ case_stale() {
 	log_mark
 	kill -STOP "$RESOLVER_PID"
 	sleep 5
-	in_set allow4 "$P4" || { WHY="$P4 dropped at once when DNS failed"; kill -CONT "$RESOLVER_PID"; return 1; }
+	if ! in_set allow4 "$P4"; then
+		WHY="$P4 dropped at once when DNS failed"
+		kill -CONT "$RESOLVER_PID"
+		return 1
+	fi
 	wait_for 30 not_in_set allow4 "$P4"
 	local rc=$?
 	NOTE="expired after $((SECONDS - t0)) s"
