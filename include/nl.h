@@ -187,6 +187,9 @@ struct nftnl_set *nl_build_set(const struct ruleset *rs, const struct rs_set *s,
 			       uint32_t set_id);
 struct nftnl_set_elem *nl_build_elem(const struct rs_set *s,
 				     const struct rs_elem *e);
+/* The key alone (and key end for intervals): what a deletion names. */
+struct nftnl_set_elem *nl_build_elem_key(const struct rs_set *s,
+					 const struct rs_elem *e);
 struct nftnl_chain *nl_build_chain(const struct ruleset *rs,
 				   const struct rs_chain *c);
 struct nftnl_rule *nl_build_rule(const struct ruleset *rs,

@@ -20,6 +20,19 @@ struct pipeline {
 	struct ruleset *rs;
 };
 
+/* The options every command that builds a ruleset takes, for its
+ * getopt_long table: --hosts FILE ('H') and --offline ('o'). */
+#define PIPELINE_LONGOPTS \
+	{ "hosts", required_argument, NULL, 'H' }, \
+	{ "offline", no_argument, NULL, 'o' }
+
+/* Take option c if it is one of PIPELINE_LONGOPTS; false otherwise. */
+bool pipeline_opt(int c, const char *arg, struct pipeline_opts *o);
+/* After getopt: exactly one POLICY left, and not both --hosts and
+ * --offline.  Prints usage and returns EXIT_USAGE otherwise. */
+int pipeline_args_done(int argc, char **argv, struct pipeline_opts *o,
+		       const char *usage);
+
 /* Load, resolve and compile.  Policy errors are printed to stderr; per-host
  * resolution failures are logged as warnings.  Returns EXIT_OK, or the exit
  * code to end with (EXIT_POLICY, EXIT_RESOLVE when the hosts file can't be

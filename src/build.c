@@ -4,6 +4,7 @@
 #include "pipeline.h"
 
 #include <errno.h>
+#include <getopt.h>
 
 static void add_note(struct ruleset *rs, char *note)
 {
@@ -55,6 +56,28 @@ static int resolve(const struct pipeline_opts *o, struct pipeline *pl)
 		resolve_dns(pl->policy, &pl->res);
 	}
 	warn_failures(&pl->res);
+	return EXIT_OK;
+}
+
+bool pipeline_opt(int c, const char *arg, struct pipeline_opts *o)
+{
+	if (c == 'H')
+		o->hosts_file = arg;
+	else if (c == 'o')
+		o->offline = true;
+	else
+		return false;
+	return true;
+}
+
+int pipeline_args_done(int argc, char **argv, struct pipeline_opts *o,
+		       const char *usage)
+{
+	if (optind != argc - 1 || (o->hosts_file && o->offline)) {
+		fprintf(stderr, "%s\n", usage);
+		return EXIT_USAGE;
+	}
+	o->policy_path = argv[optind];
 	return EXIT_OK;
 }
 

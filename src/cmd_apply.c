@@ -23,8 +23,7 @@ struct apply_opts {
 static int parse_args(int argc, char **argv, struct apply_opts *o)
 {
 	static const struct option longopts[] = {
-		{ "hosts", required_argument, NULL, 'H' },
-		{ "offline", no_argument, NULL, 'o' },
+		PIPELINE_LONGOPTS,
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "wait", no_argument, NULL, 'w' },
 		{ NULL, 0, NULL, 0 },
@@ -33,30 +32,18 @@ static int parse_args(int argc, char **argv, struct apply_opts *o)
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'H':
-			o->p.hosts_file = optarg;
-			break;
-		case 'o':
-			o->p.offline = true;
-			break;
-		case 'n':
+		if (pipeline_opt(c, optarg, &o->p))
+			continue;
+		if (c == 'n') {
 			o->dry_run = true;
-			break;
-		case 'w':
+		} else if (c == 'w') {
 			o->wait = true;
-			break;
-		default:
+		} else {
 			fprintf(stderr, "%s\n", APPLY_USAGE);
 			return EXIT_USAGE;
 		}
 	}
-	if (optind != argc - 1 || (o->p.hosts_file && o->p.offline)) {
-		fprintf(stderr, "%s\n", APPLY_USAGE);
-		return EXIT_USAGE;
-	}
-	o->p.policy_path = argv[optind];
-	return EXIT_OK;
+	return pipeline_args_done(argc, argv, &o->p, APPLY_USAGE);
 }
 
 static size_t count_rules(const struct ruleset *rs)

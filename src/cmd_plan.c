@@ -9,9 +9,11 @@
 
 #include <getopt.h>
 
+#define PLAN_USAGE "usage: egressd plan POLICY [--hosts FILE | --offline] [--diff]"
+
 static int plan_usage(void)
 {
-	fprintf(stderr, "usage: egressd plan POLICY [--hosts FILE | --offline] [--diff]\n");
+	fprintf(stderr, "%s\n", PLAN_USAGE);
 	return EXIT_USAGE;
 }
 
@@ -36,10 +38,8 @@ static int plan_diff(const struct ruleset *rs)
 int cmd_plan(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "hosts", required_argument, NULL, 'H' },
-		{ "offline", no_argument, NULL, 'o' },
+		PIPELINE_LONGOPTS,
 		{ "diff", no_argument, NULL, 'd' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct pipeline_opts o = { 0 };
@@ -47,24 +47,17 @@ int cmd_plan(int argc, char **argv)
 	bool diff = false;
 	int c, rc;
 
-	while ((c = getopt_long(argc, argv, "H:odh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'H':
-			o.hosts_file = optarg;
-			break;
-		case 'o':
-			o.offline = true;
-			break;
-		case 'd':
-			diff = true;
-			break;
-		default:
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (pipeline_opt(c, optarg, &o))
+			continue;
+		if (c != 'd')
 			return plan_usage();
-		}
+		diff = true;
 	}
-	if (optind + 1 != argc || (o.offline && o.hosts_file))
-		return plan_usage();
-	o.policy_path = argv[optind];
+	rc = pipeline_args_done(argc, argv, &o, PLAN_USAGE);
+	if (rc != EXIT_OK)
+		return rc;
 
 	rc = pipeline_build(&o, &pl);
 	if (rc != EXIT_OK)

@@ -13,32 +13,19 @@
 static int parse_args(int argc, char **argv, struct pipeline_opts *o)
 {
 	static const struct option longopts[] = {
-		{ "hosts", required_argument, NULL, 'H' },
-		{ "offline", no_argument, NULL, 'o' },
+		PIPELINE_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'H':
-			o->hosts_file = optarg;
-			break;
-		case 'o':
-			o->offline = true;
-			break;
-		default:
+		if (!pipeline_opt(c, optarg, o)) {
 			fprintf(stderr, "%s\n", VERIFY_USAGE);
 			return EXIT_USAGE;
 		}
 	}
-	if (optind != argc - 1 || (o->hosts_file && o->offline)) {
-		fprintf(stderr, "%s\n", VERIFY_USAGE);
-		return EXIT_USAGE;
-	}
-	o->policy_path = argv[optind];
-	return EXIT_OK;
+	return pipeline_args_done(argc, argv, o, VERIFY_USAGE);
 }
 
 /* Offline, the policy's host names have no addresses, so the elements

@@ -418,15 +418,8 @@ int nl_flush(struct nl_sock *nl, bool *existed, struct nl_err *err)
 static void put_key_only(struct nlmsghdr *nlh, const struct rs_set *s,
 			 const struct rs_elem *e, int i)
 {
-	struct nftnl_set_elem *ne = nftnl_set_elem_alloc();
-	uint8_t key[NL_KEY_MAX], key_end[NL_KEY_MAX];
-	size_t len = nl_elem_key(s, e, key, key_end);
+	struct nftnl_set_elem *ne = nl_build_elem_key(s, e);
 
-	if (!ne)
-		fatalx("out of memory building an element of set %s", s->name);
-	nftnl_set_elem_set(ne, NFTNL_SET_ELEM_KEY, key, len);
-	if (s->flags & RS_SET_INTERVAL)
-		nftnl_set_elem_set(ne, NFTNL_SET_ELEM_KEY_END, key_end, len);
 	nftnl_set_elem_nlmsg_build(nlh, ne, i);
 	nftnl_set_elem_free(ne);
 }

@@ -312,8 +312,8 @@ struct nftnl_set *nl_build_set(const struct ruleset *rs, const struct rs_set *s,
 	return ns;
 }
 
-struct nftnl_set_elem *nl_build_elem(const struct rs_set *s,
-				     const struct rs_elem *e)
+struct nftnl_set_elem *nl_build_elem_key(const struct rs_set *s,
+					 const struct rs_elem *e)
 {
 	struct nftnl_set_elem *ne = nftnl_set_elem_alloc();
 	uint8_t key[NL_KEY_MAX], key_end[NL_KEY_MAX];
@@ -324,6 +324,14 @@ struct nftnl_set_elem *nl_build_elem(const struct rs_set *s,
 	nftnl_set_elem_set(ne, NFTNL_SET_ELEM_KEY, key, len);
 	if (s->flags & RS_SET_INTERVAL)
 		nftnl_set_elem_set(ne, NFTNL_SET_ELEM_KEY_END, key_end, len);
+	return ne;
+}
+
+struct nftnl_set_elem *nl_build_elem(const struct rs_set *s,
+				     const struct rs_elem *e)
+{
+	struct nftnl_set_elem *ne = nl_build_elem_key(s, e);
+
 	if ((s->flags & RS_SET_TIMEOUT) && e->timeout_ms)
 		nftnl_set_elem_set_u64(ne, NFTNL_SET_ELEM_TIMEOUT,
 				       e->timeout_ms);
