@@ -6,9 +6,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/capability.h>
 #include <sys/file.h>
 #include <sys/prctl.h>
+#include <time.h>
 #include <unistd.h>
 
 static bool net_admin_permitted(void)
@@ -83,7 +85,7 @@ const char *priv_lock_path(void)
 }
 
 /* The pid the holder wrote into the file, or 0 if unknown. */
-static long lock_holder(int fd)
+static long read_holder(int fd)
 {
 	char buf[32];
 	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
@@ -92,6 +94,28 @@ static long lock_holder(int fd)
 		return 0;
 	buf[n] = '\0';
 	return strtol(buf, NULL, 10);
+}
+
+static bool alive(long pid)
+{
+	return kill((pid_t)pid, 0) == 0 || errno == EPERM;
+}
+
+/* The holder writes its pid just after it takes the lock, so a writer
+ * that arrives in between finds the file empty, or still naming the
+ * previous holder: look again for a moment until a live pid is there. */
+static long lock_holder(int fd)
+{
+	const struct timespec pause = { 0, 5 * 1000 * 1000 };
+	long pid = 0;
+
+	for (int i = 0; i < 20; i++) {
+		pid = read_holder(fd);
+		if (pid > 0 && pid != getpid() && alive(pid))
+			return pid;
+		nanosleep(&pause, NULL);
+	}
+	return 0;
 }
 
 static void write_pid(int fd)
