@@ -12,6 +12,7 @@ int cmd_apply(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
 int cmd_flush(int argc, char **argv);
 int cmd_verify_install(int argc, char **argv);
 int cmd_help(int argc, char **argv);

@@ -40,4 +40,9 @@ int pipeline_args_done(int argc, char **argv, struct pipeline_opts *o,
 int pipeline_build(const struct pipeline_opts *o, struct pipeline *pl);
 void pipeline_free(struct pipeline *pl);
 
+/* The policy's host names, NULL-terminated, in policy order (a name may
+ * repeat).  Offline, these are the elements verify and audit cannot
+ * check.  The caller frees the array, not the names. */
+const char **policy_host_names(const struct policy *p, size_t *n);
+
 #endif

@@ -17,6 +17,8 @@ enum priv_use {
  * ("apply: CAP_NET_ADMIN is needed to change the egressd table (run as
  * root)") and returns EXIT_PERM. */
 int priv_restrict(const char *cmd, enum priv_use use);
+/* Whether CAP_NET_ADMIN is in the permitted set, asked quietly. */
+bool priv_net_admin_permitted(void);
 
 /* The lock is per machine, not per network namespace; EGRESSD_LOCK in
  * the environment names another file (the tests give each its own). */

@@ -33,6 +33,10 @@ int state_save(const char *path, const struct host_state *hs, size_t n,
 int state_load(const char *path, struct host_state *hs, size_t n,
 	       const struct state_clock *c, const struct policy_defaults *d);
 
+/* Where the daemon keeps its state, and status looks for it:
+ * $EGRESSD_STATE, else $STATE_DIRECTORY/state, else the default. */
+const char *state_default_path(void);
+
 /* Tell systemd, when NOTIFY_SOCKET is set, e.g. "READY=1".  Silent
  * otherwise; failures are logged once. */
 void notify_systemd(const char *msg);

@@ -112,3 +112,14 @@ void pipeline_free(struct pipeline *pl)
 	policy_free(pl->policy);
 	memset(pl, 0, sizeof(*pl));
 }
+
+const char **policy_host_names(const struct policy *p, size_t *n)
+{
+	const char **hosts = xcalloc(p->n_allow + 1, sizeof(*hosts));
+
+	*n = 0;
+	for (size_t i = 0; i < p->n_allow; i++)
+		if (p->allow[i].host)
+			hosts[(*n)++] = p->allow[i].host;
+	return hosts;
+}

@@ -13,19 +13,15 @@
 #define RUN_USAGE "usage: egressd run POLICY [--state FILE | --no-state] " \
 	"[--remove-on-exit] [--wait]"
 
-/* systemd's StateDirectory= names the directory; else the default. */
+/* The default directory is made on first use; systemd makes its own. */
 static char *default_state_path(void)
 {
-	const char *dir = getenv("STATE_DIRECTORY");
-	const char *env = getenv("EGRESSD_STATE");
+	const char *path = state_default_path();
 
-	if (env)
-		return xstrdup(env);
-	if (dir && dir[0] && !strchr(dir, ':'))
-		return xasprintf("%s/state", dir);
-	if (mkdir(STATE_DEFAULT_DIR, 0700) < 0 && errno != EEXIST)
+	if (!strcmp(path, STATE_DEFAULT_DIR "/state") && mkdir(STATE_DEFAULT_DIR, 0700) < 0 &&
+	    errno != EEXIST)
 		log_warn("run: cannot create %s", STATE_DEFAULT_DIR);
-	return xstrdup(STATE_DEFAULT_DIR "/state");
+	return xstrdup(path);
 }
 
 static int parse_args(int argc, char **argv, struct daemon *d, bool *wait,

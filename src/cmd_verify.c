@@ -28,20 +28,6 @@ static int parse_args(int argc, char **argv, struct pipeline_opts *o)
 	return pipeline_args_done(argc, argv, o, VERIFY_USAGE);
 }
 
-/* Offline, the policy's host names have no addresses, so the elements
- * they put in the table can't be checked: they are left out. */
-static const char **offline_hosts(const struct policy *p, size_t *n)
-{
-	const char **hosts = xcalloc(p->n_allow + 1, sizeof(*hosts));
-
-	*n = 0;
-	for (size_t i = 0; i < p->n_allow; i++) {
-		if (p->allow[i].host)
-			hosts[(*n)++] = p->allow[i].host;
-	}
-	return hosts;
-}
-
 static int compare(const struct pipeline_opts *po, const struct pipeline *pl,
 		   const struct nl_live *live)
 {
@@ -50,7 +36,7 @@ static int compare(const struct pipeline_opts *po, const struct pipeline *pl,
 	size_t n;
 
 	if (po->offline) {
-		hosts = offline_hosts(pl->policy, &o.n_skip_hosts);
+		hosts = policy_host_names(pl->policy, &o.n_skip_hosts);
 		o.skip_hosts = hosts;
 	}
 	n = nl_diff(live, pl->rs, &o, stdout);

@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static bool net_admin_permitted(void)
+bool priv_net_admin_permitted(void)
 {
 	cap_flag_value_t v = CAP_CLEAR;
 	cap_t caps = cap_get_proc();
@@ -58,7 +58,7 @@ int priv_restrict(const char *cmd, enum priv_use use)
 {
 	const char *verb = use == PRIV_WRITE ? "change" : "read";
 
-	if (!net_admin_permitted()) {
+	if (!priv_net_admin_permitted()) {
 		log_warnx("%s: CAP_NET_ADMIN is needed to %s the egressd table "
 			  "(run as root)", cmd, verb);
 		return EXIT_PERM;

@@ -162,3 +162,19 @@ int state_load(const char *path, struct host_state *hs, size_t n,
 		qsort(hs[i].addrs, hs[i].n_addrs, sizeof(*hs[i].addrs), cmp_known);
 	return restored;
 }
+
+/* systemd's StateDirectory= names the directory; else the default.
+ * EGRESSD_STATE overrides both. */
+const char *state_default_path(void)
+{
+	static char buf[4096];
+	const char *env = getenv("EGRESSD_STATE");
+	const char *dir = getenv("STATE_DIRECTORY");
+
+	if (env && *env)
+		return env;
+	if (dir && *dir && !strchr(dir, ':') &&
+	    (size_t)snprintf(buf, sizeof(buf), "%s/state", dir) < sizeof(buf))
+		return buf;
+	return STATE_DEFAULT_DIR "/state";
+}
