@@ -57,10 +57,8 @@ size_t refresh_expire(struct host_state *hs, time_t now);
 time_t refresh_next_event(const struct host_state *hs, size_t n, time_t now);
 
 /* The host states as a resolution the compiler takes: every live address
- * with a TTL chosen so that TTL + grace ends exactly at its expiry (or
- * later by at most a second).  Addresses whose remaining life is shorter
- * than grace get TTL 0, so their kernel timeout is grace: refresh_expire()
- * still removes them on time at the next refresh. */
+ * with its exact remaining life (life_ms), so its kernel timeout ends when
+ * its expiry does, and the TTL that is left of it for readers. */
 void refresh_to_resolution(const struct host_state *hs, size_t n, time_t now,
 			   const struct policy_defaults *d, struct resolution *out);
 

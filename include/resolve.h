@@ -22,6 +22,9 @@ enum res_status {
 struct resolved_addr {
 	struct addr addr;
 	uint32_t ttl;		/* seconds, already clamped to floor/ceiling */
+	/* The daemon's exact remaining life in ms, which the compiler then
+	 * uses as the element's timeout instead of TTL + grace; 0: unset. */
+	uint64_t life_ms;
 };
 
 struct host_result {

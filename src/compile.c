@@ -135,7 +135,8 @@ static void compile_entry(struct ruleset *rs, const struct policy *p,
 		return;
 	for (size_t i = 0; i < hr->n_addrs; i++) {
 		const struct resolved_addr *ra = &hr->addrs[i];
-		uint64_t t = ((uint64_t)ra->ttl + p->defaults.grace) * 1000;
+		uint64_t t = ra->life_ms ? ra->life_ms
+					 : ((uint64_t)ra->ttl + p->defaults.grace) * 1000;
 
 		compile_ports(rs, en, &ra->addr, &ra->addr, addr_len(&ra->addr) * 8,
 			      t, en->host);

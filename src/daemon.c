@@ -130,14 +130,16 @@ static bool table_drifted(struct daemon *d)
 
 /* Kernels before 6.12 keep an element's old timeout when it is added
  * again.  After the first extension, read one back to learn which kind
- * this is; from then on extensions are delete + add where needed. */
-static void check_readd(struct daemon *d, const struct sync_plan *plan, uint64_t now_ms)
+ * this is.  On an old kernel the extensions just sent did nothing, so the
+ * caller replaces the table whole, and from then on extends by delete +
+ * add.  Returns true when that replacement is needed. */
+static bool check_readd(struct daemon *d, const struct sync_plan *plan, uint64_t now_ms)
 {
 	struct nl_err err;
 	bool refreshed;
 
 	if (d->readd_checked || !plan->extended)
-		return;
+		return false;
 	for (size_t i = 0; i < plan->n; i++) {
 		const struct elem_change *c = &plan->v[i];
 
@@ -148,11 +150,13 @@ static void check_readd(struct daemon *d, const struct sync_plan *plan, uint64_t
 			continue;
 		d->readd_checked = true;
 		d->readd_refreshes = refreshed;
-		if (!refreshed)
-			log_info("refresh: this kernel keeps old timeouts on re-add; "
-				 "extending by delete and add");
-		return;
+		if (refreshed)
+			return false;
+		log_info("refresh: this kernel keeps old timeouts on re-add; "
+			 "extending by delete and add from now on");
+		return true;
 	}
+	return false;
 }
 
 static int send_diff(struct daemon *d, struct ruleset *want, uint64_t now_ms,
@@ -184,8 +188,9 @@ static int sync_kernel(struct daemon *d, struct sync_plan *plan)
 	if (table_drifted(d))
 		return full_apply(d, want, now_ms);
 	if (send_diff(d, want, now_ms, plan) == 0) {
-		check_readd(d, plan, now_ms);
-		return 0;
+		if (!check_readd(d, plan, now_ms))
+			return 0;
+		return full_apply(d, compile_now(d, (time_t)(now_ms / 1000)), now_ms);
 	}
 	/* A refused diff leaves the old table; try once to replace it whole
 	 * from the same state, so the sets cannot stay stale. */
@@ -219,16 +224,21 @@ static void log_answer(const struct host_state *hs, const struct refresh_delta *
 		log_expired(hs, dl->expired);
 }
 
+static int cmp_state(const void *a, const void *b)
+{
+	return strcmp(((const struct host_state *)a)->host,
+		      ((const struct host_state *)b)->host);
+}
+
 static void fold(struct daemon *d, const struct host_result *hr, time_t now,
 		 struct refresh_tally *t)
 {
-	struct host_state *hs = NULL;
+	struct host_state key = { .host = hr->host };
+	struct host_state *hs;
 	struct refresh_delta dl;
 	size_t had;
 
-	for (size_t i = 0; i < d->n_hosts && !hs; i++)
-		if (!strcmp(d->hosts[i].host, hr->host))
-			hs = &d->hosts[i];
+	hs = bsearch(&key, d->hosts, d->n_hosts, sizeof(*d->hosts), cmp_state);
 	if (!hs)
 		return;
 	had = hs->n_addrs;
@@ -297,12 +307,6 @@ static void refresh(struct daemon *d, bool all)
 		save_state(d);
 }
 
-static int cmp_state(const void *a, const void *b)
-{
-	return strcmp(((const struct host_state *)a)->host,
-		      ((const struct host_state *)b)->host);
-}
-
 /* One state per distinct host of the policy; states of hosts the old
  * policy also had are carried over, so a reload keeps what DNS said. */
 static void hosts_from_policy(struct daemon *d, time_t now)
@@ -311,19 +315,18 @@ static void hosts_from_policy(struct daemon *d, time_t now)
 	size_t n_old = d->n_hosts, n = 0;
 
 	d->hosts = xcalloc(d->policy->n_allow, sizeof(*d->hosts));
-	for (size_t i = 0; i < d->policy->n_allow; i++) {
-		const char *h = d->policy->allow[i].host;
-		bool dup = false;
-
-		for (size_t j = 0; h && j < n && !dup; j++)
-			dup = !strcmp(d->hosts[j].host, h);
-		if (!h || dup)
-			continue;
-		d->hosts[n].host = xstrdup(h);
-		d->hosts[n++].next_resolve = now;
-	}
+	for (size_t i = 0; i < d->policy->n_allow; i++)
+		if (d->policy->allow[i].host)
+			d->hosts[n++].host = d->policy->allow[i].host;
 	qsort(d->hosts, n, sizeof(*d->hosts), cmp_state);
-	d->n_hosts = n;
+	d->n_hosts = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (d->n_hosts && !strcmp(d->hosts[d->n_hosts - 1].host, d->hosts[i].host))
+			continue;
+		d->hosts[d->n_hosts].host = xstrdup(d->hosts[i].host);
+		d->hosts[d->n_hosts++].next_resolve = now;
+	}
+	n = d->n_hosts;
 	for (size_t i = 0; i < n_old; i++) {
 		struct host_state *hs = bsearch(&old[i], d->hosts, n, sizeof(*d->hosts),
 						cmp_state);

@@ -332,9 +332,15 @@ struct nftnl_set_elem *nl_build_elem(const struct rs_set *s,
 {
 	struct nftnl_set_elem *ne = nl_build_elem_key(s, e);
 
-	if ((s->flags & RS_SET_TIMEOUT) && e->timeout_ms)
+	/* The expiration goes with the timeout: a kernel that updates an
+	 * element on re-add restarts its clock only when the add says
+	 * when it expires. */
+	if ((s->flags & RS_SET_TIMEOUT) && e->timeout_ms) {
 		nftnl_set_elem_set_u64(ne, NFTNL_SET_ELEM_TIMEOUT,
 				       e->timeout_ms);
+		nftnl_set_elem_set_u64(ne, NFTNL_SET_ELEM_EXPIRATION,
+				       e->timeout_ms);
+	}
 	set_comment(ne, NFTNL_UDATA_SET_ELEM_COMMENT, e->comment,
 		    elem_set_data, NFTNL_SET_ELEM_USERDATA);
 	return ne;

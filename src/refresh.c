@@ -211,12 +211,15 @@ void refresh_to_resolution(const struct host_state *hs, size_t n, time_t now,
 		hr->resolved_at = hs[i].last_ok;
 		hr->addrs = xcalloc(hs[i].n_addrs, sizeof(*hr->addrs));
 		for (size_t j = 0; j < hs[i].n_addrs; j++) {
-			time_t left = hs[i].addrs[j].expires - now - d->grace;
+			time_t left = hs[i].addrs[j].expires - now;
+			struct resolved_addr *ra = &hr->addrs[hr->n_addrs];
 
-			if (hs[i].addrs[j].expires <= now)
+			if (left <= 0)
 				continue;
-			hr->addrs[hr->n_addrs].addr = hs[i].addrs[j].addr;
-			hr->addrs[hr->n_addrs++].ttl = left > 0 ? (uint32_t)left : 0;
+			ra->addr = hs[i].addrs[j].addr;
+			ra->ttl = left > (time_t)d->grace ? (uint32_t)(left - d->grace) : 0;
+			ra->life_ms = (uint64_t)left * 1000;
+			hr->n_addrs++;
 		}
 	}
 }

@@ -236,8 +236,7 @@ static void addr_merge(struct host_result *hr, const struct addr *a,
 	hr->addrs = xreallocarray(hr->addrs, hr->n_addrs + 1, sizeof(*hr->addrs));
 	memmove(&hr->addrs[i + 1], &hr->addrs[i],
 		(hr->n_addrs - i) * sizeof(*hr->addrs));
-	hr->addrs[i].addr = *a;
-	hr->addrs[i].ttl = ttl;
+	hr->addrs[i] = (struct resolved_addr){ .addr = *a, .ttl = ttl };
 	hr->n_addrs++;
 }
 

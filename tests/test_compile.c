@@ -68,8 +68,8 @@ static struct host_result *add_host(struct resolution *r, const char *host)
 static void add_addr(struct host_result *hr, const char *a, uint32_t ttl)
 {
 	hr->addrs = xreallocarray(hr->addrs, hr->n_addrs + 1, sizeof(*hr->addrs));
-	assert_true(addr_parse(a, &hr->addrs[hr->n_addrs].addr));
-	hr->addrs[hr->n_addrs++].ttl = ttl;
+	hr->addrs[hr->n_addrs] = (struct resolved_addr){ .ttl = ttl };
+	assert_true(addr_parse(a, &hr->addrs[hr->n_addrs++].addr));
 }
 
 static void base_policy(struct policy *p)

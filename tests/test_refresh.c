@@ -235,12 +235,15 @@ static void test_to_resolution_matches_expiry(void **state)
 	refresh_to_resolution(&hs, 1, T0 + 100, &d, &res);
 	assert_int_equal(res.n_hosts, 1);
 	assert_int_equal(res.hosts[0].n_addrs, 1);
-	/* TTL + grace ends exactly at the expiry */
+	/* the element's life ends exactly at the expiry */
+	assert_int_equal(res.hosts[0].addrs[0].life_ms, (900 - 100) * 1000);
 	assert_int_equal(T0 + 100 + res.hosts[0].addrs[0].ttl + d.grace, T0 + 900);
 	resolution_free(&res);
-	/* less life left than grace: TTL 0 */
+	/* less life left than grace: TTL 0, but the life is still exact, so
+	 * the kernel does not keep it a full grace longer */
 	refresh_to_resolution(&hs, 1, T0 + 800, &d, &res);
 	assert_int_equal(res.hosts[0].addrs[0].ttl, 0);
+	assert_int_equal(res.hosts[0].addrs[0].life_ms, 100 * 1000);
 	resolution_free(&res);
 	host_state_free(&hs);
 }
