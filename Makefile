@@ -49,7 +49,7 @@ quiet = @printf '  %-7s %s\n' $(1) $(2);
 endif
 
 .PHONY: all deps check unit-test netns-test demo install install-files uninstall clean \
-	bench fuzz sbom provenance artefacts-test
+	bench bench-smoke fuzz sbom provenance artefacts-test
 
 all: $(B)/egressd
 
@@ -102,6 +102,14 @@ artefacts-test: $(B)/egressd
 
 # The manifest is written from the files just installed; install-files is
 # the install without it, which contrib/provenance stages to learn the set.
+# Benchmarks in network namespaces (docs/performance.md); `bench` rewrites
+# bench/results.md, `bench-smoke` only proves the benchmark code runs.
+bench: $(B)/egressd
+	@B=$(B) ./bench/run
+
+bench-smoke: $(B)/egressd
+	@B=$(B) ./bench/run --smoke
+
 # libFuzzer targets (clang): see fuzz/README.md.  CI runs fuzz/run 30.
 FUZZ_SECONDS ?= 30
 fuzz:
