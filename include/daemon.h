@@ -31,7 +31,11 @@ struct daemon {
 time_t daemon_now(void);
 uint64_t daemon_now_ms(void);
 
-/* Apply the deny skeleton, seed from the state file, resolve every host
+/* Block SIGHUP, SIGTERM and SIGINT and take them through a signalfd.
+ * Called first thing, so a signal during start-up waits for the loop
+ * instead of killing the process half-way.  -1 with errno on failure. */
+int daemon_signals(struct daemon *d);
+/* Apply the deny skeleton with what the state file vouches for, resolve every host
  * and fill the sets.  EXIT_OK or the exit code to end with. */
 int daemon_start(struct daemon *d);
 /* Serve until SIGTERM or SIGINT; returns the exit code. */

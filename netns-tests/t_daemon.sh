@@ -168,8 +168,11 @@ case_sigterm_leaves_table() {
 }
 
 case_remove_on_exit() {
+	log_mark
 	daemon_start --remove-on-exit
-	wait_for 10 in_set allow4 "$P4" || { WHY="did not start"; return 1; }
+	# the previous daemon left the table and its elements: wait for this
+	# one's own first refresh, not for an element
+	wait_for 10 logged "refresh: " || { WHY="did not start"; return 1; }
 	kill -TERM "$(daemon_pid)"
 	wait_for 15 gone "$(daemon_pid)" || { WHY="did not stop"; return 1; }
 	table_there && WHY="the table is still there"

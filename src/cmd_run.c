@@ -76,9 +76,13 @@ int cmd_run(int argc, char **argv)
 	bool wait = false;
 	int rc;
 
+	if (daemon_signals(&d) < 0) {
+		log_warn("run: signals");
+		return EXIT_INTERNAL;
+	}
 	rc = parse_args(argc, argv, &d, &wait, &state);
 	if (rc != EXIT_OK)
-		return rc;
+		goto out;
 	d.state_path = state;
 	rc = priv_restrict("run", PRIV_WRITE);
 	if (rc != EXIT_OK)

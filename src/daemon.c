@@ -342,7 +342,7 @@ static void hosts_from_policy(struct daemon *d, time_t now)
 	free(old);
 }
 
-static int open_signals(struct daemon *d)
+int daemon_signals(struct daemon *d)
 {
 	sigset_t set;
 
@@ -356,8 +356,9 @@ static int open_signals(struct daemon *d)
 	return d->sigfd < 0 ? -1 : 0;
 }
 
-/* Fail closed: the table with its rules and DNS, but no allowed address,
- * is in the kernel before anything is resolved. */
+/* Fail closed: the table with its rules and DNS, and no allowed address
+ * but the last-known-good ones, is in the kernel before anything is
+ * resolved. */
 static int apply_skeleton(struct daemon *d)
 {
 	struct ruleset *skel = compile_now(d, daemon_now());
@@ -369,25 +370,22 @@ static int apply_skeleton(struct daemon *d)
 	return EXIT_OK;
 }
 
+/* Last-known-good addresses go in with the skeleton, in the same
+ * transaction: a restart never leaves the allowed sets empty, and never
+ * holds more than the state file vouches for. */
 static void seed_from_state(struct daemon *d)
 {
 	struct state_clock c = { .mono_now = daemon_now(), .wall_now = time(NULL) };
-	struct sync_plan plan;
 	int n;
 
 	if (!d->state_path)
 		return;
 	n = state_load(d->state_path, d->hosts, d->n_hosts, &c, &d->policy->defaults);
-	if (n < 0) {
+	if (n < 0)
 		log_warn("state: cannot read %s; starting without it", d->state_path);
-		return;
-	}
-	if (!n)
-		return;
-	if (sync_kernel(d, &plan) == 0)
+	else if (n > 0)
 		log_info("run: %d last-known-good address%s restored from %s", n,
 			 n == 1 ? "" : "es", d->state_path);
-	sync_plan_free(&plan);
 }
 
 int daemon_start(struct daemon *d)
@@ -395,22 +393,17 @@ int daemon_start(struct daemon *d)
 	struct nl_err err;
 	int rc;
 
-	d->sigfd = -1;
 	d->readd_refreshes = true;
-	if (open_signals(d) < 0) {
-		log_warn("run: signals");
-		return EXIT_INTERNAL;
-	}
 	d->nl = nl_open(&err);
 	if (!d->nl) {
 		log_nl("run", &err);
 		return EXIT_KERNEL;
 	}
 	hosts_from_policy(d, daemon_now());
+	seed_from_state(d);
 	rc = apply_skeleton(d);
 	if (rc != EXIT_OK)
 		return rc;
-	seed_from_state(d);
 	refresh(d, true);
 	notify_systemd("READY=1");
 	return EXIT_OK;

@@ -224,6 +224,15 @@ fail:
 
 /* The batch. */
 
+/* libmnl leaves attribute padding unwritten, and libnftnl's batch pages
+ * come from malloc: zero each page as it starts, so no stale heap bytes
+ * go to the kernel. */
+static void zero_fresh_page(struct nl_batch *b)
+{
+	if (nftnl_batch_buffer_len(b->nb) == 0)
+		memset(nftnl_batch_buffer(b->nb), 0, BATCH_PAGE + NL_BUF_LEN);
+}
+
 struct nl_batch *nl_batch_new(struct nl_sock *nl)
 {
 	struct nl_batch *b = xcalloc(1, sizeof(*b));
@@ -232,6 +241,7 @@ struct nl_batch *nl_batch_new(struct nl_sock *nl)
 	b->nb = nftnl_batch_alloc(BATCH_PAGE, NL_BUF_LEN);
 	if (!b->nb)
 		fatalx("out of memory allocating a batch");
+	zero_fresh_page(b);
 	b->first_seq = nl_next_seq(nl);
 	nftnl_batch_begin(nftnl_batch_buffer(b->nb), b->first_seq);
 	grow(&b->refs, &b->cap_refs, b->n_refs, sizeof(*b->refs));
@@ -277,6 +287,7 @@ void nl_batch_next(struct nl_batch *b)
 {
 	if (nftnl_batch_update(b->nb) < 0)
 		fatalx("out of memory growing a batch");
+	zero_fresh_page(b);
 }
 
 void nl_batch_close(struct nl_batch *b, bool commit)

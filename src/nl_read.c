@@ -41,9 +41,12 @@ static char *udata_string(const void *data, uint32_t len, uint8_t type)
 	return NULL;
 }
 
+/* buf is MNL_SOCKET_BUFFER_SIZE bytes; zeroed because libmnl leaves the
+ * padding of attributes unwritten, and it goes to the kernel. */
 static struct nlmsghdr *request_hdr(struct nl_sock *nl, char *buf,
 				    uint16_t type, uint16_t flags)
 {
+	memset(buf, 0, MNL_SOCKET_BUFFER_SIZE);
 	return nftnl_nlmsg_build_hdr(buf, type, NFPROTO_INET, flags,
 				     nl_next_seq(nl));
 }

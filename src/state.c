@@ -159,7 +159,8 @@ int state_load(const char *path, struct host_state *hs, size_t n,
 	}
 	fclose(f);
 	for (size_t i = 0; i < n; i++)
-		qsort(hs[i].addrs, hs[i].n_addrs, sizeof(*hs[i].addrs), cmp_known);
+		if (hs[i].n_addrs > 1)
+			qsort(hs[i].addrs, hs[i].n_addrs, sizeof(*hs[i].addrs), cmp_known);
 	return restored;
 }
 

@@ -268,6 +268,14 @@ static void test_odd_cidr_warnings(void **state)
 	assert_int_equal(p->n_allow, 3);
 	free(log);
 	policy_free(p);
+
+	log = logged_while_loading("policy/good/odd-cidrs-more.yaml", &p);
+	assert_non_null(log);
+	assert_non_null(strstr(log, "odd-cidrs-more.yaml:7:11: cidr covers a loopback"));
+	assert_non_null(strstr(log, "odd-cidrs-more.yaml:10:11: cidr covers a link-local"));
+	assert_non_null(strstr(log, "odd-cidrs-more.yaml:13:11: cidr covers a link-local"));
+	free(log);
+	policy_free(p);
 }
 
 static void test_shipped_policies(void **state)
