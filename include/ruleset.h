@@ -43,7 +43,8 @@ struct rs_elem {
 	uint16_t port_lo, port_hi;
 	uint8_t icmp_type;
 	uint64_t timeout_ms;		/* 0: never expires */
-	char *comment;			/* the host or CIDR entry it came from */
+	const char *comment;		/* the host or CIDR entry it came from;
+					 * owned by the ruleset's strings */
 };
 
 struct rs_set {
@@ -128,7 +129,14 @@ struct ruleset {
 	char policy_hash[65];
 	char **notes;			/* per-host resolution notes, for readers */
 	size_t n_notes, cap_notes;
+	/* Element comments, each stored once however many elements name it:
+	 * 100,000 elements from a few hosts need a few strings, not 100,000. */
+	char **strings;
+	size_t n_strings, cap_strings;
 };
+
+/* Keep s (allocated by the caller) for the ruleset's lifetime; returns it. */
+const char *ruleset_keep(struct ruleset *rs, char *s);
 
 /* Compile a checked policy and a resolution of its hosts into a ruleset.
  * Cannot fail on a valid policy. */

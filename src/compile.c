@@ -78,7 +78,7 @@ static void add_addr_elem(struct rs_set *s, const struct addr *first,
 	e->port_lo = pr->lo;
 	e->port_hi = pr->hi;
 	e->timeout_ms = timeout_ms;
-	e->comment = comment ? clip_comment(comment) : NULL;
+	e->comment = comment;
 }
 
 static void compile_resolvers(struct ruleset *rs, const struct policy *p)
@@ -122,24 +122,27 @@ static void compile_entry(struct ruleset *rs, const struct policy *p,
 {
 	const struct host_result *hr;
 	char buf[PREFIX_STRLEN];
+	const char *comment;
 	struct addr last;
 
 	if (!en->host) {
 		prefix_last(&en->cidr, &last);
 		prefix_fmt(&en->cidr, buf);
-		compile_ports(rs, en, &en->cidr.addr, &last, en->cidr.len, 0, buf);
+		compile_ports(rs, en, &en->cidr.addr, &last, en->cidr.len, 0,
+			      ruleset_keep(rs, xstrdup(buf)));
 		return;
 	}
 	hr = res ? resolution_find(res, en->host) : NULL;
-	if (!hr)
+	if (!hr || !hr->n_addrs)
 		return;
+	comment = ruleset_keep(rs, clip_comment(en->host));
 	for (size_t i = 0; i < hr->n_addrs; i++) {
 		const struct resolved_addr *ra = &hr->addrs[i];
 		uint64_t t = ra->life_ms ? ra->life_ms
 					 : ((uint64_t)ra->ttl + p->defaults.grace) * 1000;
 
 		compile_ports(rs, en, &ra->addr, &ra->addr, addr_len(&ra->addr) * 8,
-			      t, en->host);
+			      t, comment);
 	}
 }
 
@@ -158,10 +161,6 @@ static bool covers(const struct rs_elem *a, const struct rs_elem *b)
 	       a->port_lo <= b->port_lo && a->port_hi >= b->port_hi;
 }
 
-static void elem_free(struct rs_elem *e)
-{
-	free(e->comment);
-}
 
 /* The kernel refuses overlapping intervals in one set.  An element wholly
  * covered by an earlier one adds nothing and is dropped quietly; a partial
@@ -188,9 +187,7 @@ static void drop_overlaps(struct rs_set *s)
 				  s->name, render_elem_key(s, e, a, sizeof(a)), e->comment,
 				  render_elem_key(s, k, b, sizeof(b)), k->comment);
 		}
-		if (drop)
-			elem_free(e);
-		else
+		if (!drop)
 			s->elems[kept++] = *e;
 	}
 	s->n_elems = kept;
@@ -198,7 +195,7 @@ static void drop_overlaps(struct rs_set *s)
 
 /* Names joined by ", " up to what nft accepts in a comment; past it the
  * list ends with "..." so a reader knows it is cut. */
-static void join_comment(struct rs_elem *k, const char *more)
+static void join_comment(struct ruleset *rs, struct rs_elem *k, const char *more)
 {
 	size_t len = strlen(k->comment);
 	char *c;
@@ -211,13 +208,12 @@ static void join_comment(struct rs_elem *k, const char *more)
 		c = xasprintf("%s, ...", k->comment);
 	else
 		return;
-	free(k->comment);
-	k->comment = c;
+	k->comment = ruleset_keep(rs, c);
 }
 
 /* The same key from two entries (two names for one CDN address) becomes
  * one element that lives as long as the longer timeout and names both. */
-static void merge_duplicates(struct rs_set *s)
+static void merge_duplicates(struct ruleset *rs, struct rs_set *s)
 {
 	size_t kept = 0;
 
@@ -232,8 +228,7 @@ static void merge_duplicates(struct rs_set *s)
 		if (e->timeout_ms > k->timeout_ms || !e->timeout_ms)
 			k->timeout_ms = e->timeout_ms;
 		if (k->comment && e->comment && strcmp(k->comment, e->comment))
-			join_comment(k, e->comment);
-		elem_free(e);
+			join_comment(rs, k, e->comment);
 	}
 	s->n_elems = kept;
 }
@@ -256,9 +251,15 @@ static void compile_sets(struct ruleset *rs, const struct policy *p,
 		struct rs_set *s = &rs->sets[i];
 
 		rs_set_sort(s);
-		merge_duplicates(s);
+		merge_duplicates(rs, s);
 		if (s->flags & RS_SET_INTERVAL)
 			drop_overlaps(s);
+		/* Give back what doubling grew beyond need: at 100,000
+		 * elements that is megabytes while the batch is built. */
+		if (s->n_elems && s->n_elems < s->cap_elems) {
+			s->elems = xreallocarray(s->elems, s->n_elems, sizeof(*s->elems));
+			s->cap_elems = s->n_elems;
+		}
 	}
 }
 
@@ -398,6 +399,13 @@ struct ruleset *ruleset_compile(const struct policy *p, const struct resolution 
 	return rs;
 }
 
+const char *ruleset_keep(struct ruleset *rs, char *s)
+{
+	grow(&rs->strings, &rs->cap_strings, rs->n_strings, sizeof(*rs->strings));
+	rs->strings[rs->n_strings++] = s;
+	return s;
+}
+
 void ruleset_stamp(struct ruleset *rs, time_t applied)
 {
 	char when[32];
@@ -417,8 +425,6 @@ void ruleset_free(struct ruleset *rs)
 	for (size_t i = 0; i < rs->n_sets; i++) {
 		struct rs_set *s = &rs->sets[i];
 
-		for (size_t j = 0; j < s->n_elems; j++)
-			elem_free(&s->elems[j]);
 		free(s->elems);
 		free(s->name);
 		free(s->comment);
@@ -428,6 +434,9 @@ void ruleset_free(struct ruleset *rs)
 	for (size_t i = 0; i < rs->n_notes; i++)
 		free(rs->notes[i]);
 	free(rs->notes);
+	for (size_t i = 0; i < rs->n_strings; i++)
+		free(rs->strings[i]);
+	free(rs->strings);
 	free(rs->sets);
 	free(rs->chains);
 	free(rs->comment);

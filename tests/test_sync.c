@@ -36,7 +36,7 @@ static void add(struct ruleset *rs, const char *a, uint64_t timeout_ms)
 	e->l4proto = IPPROTO_TCP;
 	e->port_lo = e->port_hi = 443;
 	e->timeout_ms = timeout_ms;
-	e->comment = xstrdup("api.polygon.io");
+	e->comment = "api.polygon.io";
 	rs_set_sort(&rs->sets[0]);
 }
 
@@ -122,8 +122,7 @@ static void test_new_comment_replaces_element(void **state)
 
 	add(committed, "198.51.100.1", NOW + 600000);
 	add(want, "198.51.100.1", 600000);
-	free(want->sets[0].elems[0].comment);
-	want->sets[0].elems[0].comment = xstrdup("api.polygon.io, www.alphavantage.co");
+	want->sets[0].elems[0].comment = "api.polygon.io, www.alphavantage.co";
 	sync_diff(want, committed, NOW, true, &plan);
 	assert_int_equal(plan.n, 2);
 	assert_true(plan.v[0].del);
