@@ -289,7 +289,8 @@ case_status() {
 check "apply gives the table nft gives for the plan (hosts, cidr, reject)" case_same_hosts
 check "apply gives the table nft gives for the plan (drop, log, dhcp, ntp, forward)" case_same_nets
 check "apply gives the table nft gives for the plan (shipped policy)" case_same_shipped
-check "a refused batch names the object and changes nothing (nft -s list ruleset)" case_refused_batch
+check "a refused batch names the object and changes nothing (nft -s list ruleset)" \
+	case_refused_batch
 check "a refused batch leaves nft list ruleset byte-identical" case_refused_bytes
 check "apply --dry-run changes nothing but catches a kernel error" case_dry_run
 check "flush removes the egressd table and nothing else" case_flush

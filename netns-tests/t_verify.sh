@@ -92,7 +92,8 @@ case_rule_added() {
 
 case_chain_changed() {
 	fresh && run "$NS" nft chain inet egressd output '{ policy accept; }' || return 1
-	verify_says 1 "changed chain output: type filter hook output priority 0 policy accept, wanted type filter hook output priority 0 policy drop"
+	verify_says 1 "changed chain output: type filter hook output priority 0 policy accept,"\
+" wanted type filter hook output priority 0 policy drop"
 }
 
 case_policy_edited() {
@@ -129,7 +130,8 @@ case_plan_diff() {
 				sed -n 's/.*"loopback" # handle //p')" \
 			oifname "lo" drop comment "loopback" || return 1
 	plan_diff_says 1 "+ element allow4 198.51.100.10 . tcp . 443 (api.polygon.io)" \
-		"~ rule output: oifname \"lo\" accept comment \"loopback\" (live: oifname \"lo\" drop comment \"loopback\")"
+		"~ rule output: oifname \"lo\" accept comment \"loopback\""\
+" (live: oifname \"lo\" drop comment \"loopback\")"
 }
 
 check "verify without a table exits 7" case_absent
