@@ -896,3 +896,35 @@ expect_echo_arrives() {
 echo_grew() {
 	[ "$(echo_seen "$1" "$2")" -gt "$3" ]
 }
+
+# ---------------------------------------------------------------------
+# The daemon in the client: shared by t_daemon.sh, t_faults.sh and
+# tests/valgrind.  Its log is $LOGDIR/daemon.log (ns_spawn ... daemon).
+
+# gone PID: the process has exited (a zombie counts as gone).
+gone() {
+	[ ! -e "/proc/$1" ] || grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null
+}
+
+# in_set SET ADDR: the client's egressd set SET holds an element for ADDR.
+in_set() {
+	ip netns exec "$CLIENT" nft list set inet egressd "$1" 2>/dev/null | grep -q "$2 "
+}
+
+not_in_set() {
+	! in_set "$@"
+}
+
+# logged PATTERN: the daemon logged PATTERN since the last log_mark.
+LOG_MARK=0
+log_mark() {
+	LOG_MARK=$(wc -l <"$LOGDIR/daemon.log")
+}
+
+logged() {
+	tail -n +"$((LOG_MARK + 1))" "$LOGDIR/daemon.log" | grep -q "$1"
+}
+
+logged_count() {
+	tail -n +"$((LOG_MARK + 1))" "$LOGDIR/daemon.log" | grep -c "$1"
+}

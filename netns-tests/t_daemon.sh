@@ -26,19 +26,6 @@ daemon_pid() {
 	echo "$DAEMON"
 }
 
-# gone PID: the process has exited (a zombie counts as gone).
-gone() {
-	[ ! -e "/proc/$1" ] || grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null
-}
-
-in_set() {
-	ip netns exec "$CLIENT" nft list set inet egressd "$1" 2>/dev/null | grep -q "$2 "
-}
-
-not_in_set() {
-	! in_set "$@"
-}
-
 # elem_names ADDR HOST: ADDR's element in allow4 names HOST.
 elem_names() {
 	ip netns exec "$CLIENT" nft list set inet egressd allow4 2>/dev/null |
@@ -47,16 +34,6 @@ elem_names() {
 
 table_there() {
 	ip netns exec "$CLIENT" nft list table inet egressd >/dev/null 2>&1
-}
-
-# logged PATTERN: the daemon logged PATTERN since the last log_mark.
-LOG_MARK=0
-log_mark() {
-	LOG_MARK=$(wc -l <"$LOGDIR/daemon.log")
-}
-
-logged() {
-	tail -n +"$((LOG_MARK + 1))" "$LOGDIR/daemon.log" | grep -q "$1"
 }
 
 case_fills_sets() {

@@ -42,39 +42,12 @@ daemon_start() {
 	DAEMON=$SPAWNED
 }
 
-# gone PID: the process has exited (a zombie counts as gone).
-gone() {
-	[ ! -e "/proc/$1" ] || grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null
-}
-
 daemon_stop() {
 	[ -n "$DAEMON" ] || return 0
 	kill -TERM "$DAEMON" 2>/dev/null
 	wait_for 15 gone "$DAEMON" || return 1
 	wait "$DAEMON" 2>/dev/null
 	DAEMON=
-}
-
-LOG_MARK=0
-log_mark() {
-	LOG_MARK=$(wc -l <"$LOGDIR/daemon.log")
-}
-
-# logged PATTERN: the daemon logged PATTERN since the last log_mark.
-logged() {
-	tail -n +"$((LOG_MARK + 1))" "$LOGDIR/daemon.log" | grep -q "$1"
-}
-
-logged_count() {
-	tail -n +"$((LOG_MARK + 1))" "$LOGDIR/daemon.log" | grep -c "$1"
-}
-
-in_set() {
-	ip netns exec "$CLIENT" nft list set inet egressd "$1" 2>/dev/null | grep -q "$2 "
-}
-
-not_in_set() {
-	! in_set "$@"
 }
 
 filled() {
